@@ -51,7 +51,7 @@ class Profile:
 
 
 _SCALES = {
-    "smoke": dict(n_train=512, n_valid=256, depth=8, width=8, bs=64, epochs=1,
+    "smoke": dict(n_train=640, n_valid=320, depth=8, width=8, bs=64, epochs=1,
                   short_epochs=1, num_it=20),
     "cpu": dict(n_train=10_000, n_valid=2_000, depth=20, width=16, bs=128, epochs=8,
                 short_epochs=2, num_it=100),
