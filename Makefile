@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BUILD  := _build
+# The development copy of CIFAR-10 beside this repository, when there is one.
+export CIFAR10_PATH ?= $(abspath $(wildcard ../shared/data/cifar10-jpg.zip))
 
 .PHONY: help setup test lint book bench clean
 

@@ -47,7 +47,8 @@ def test_channels_last_gives_same_output():
     model = resnet_cifar(8).eval()
     x = torch.randn(2, 3, 32, 32)
     ref = model(x)
-    cl = model.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    model = model.to(memory_format=torch.channels_last)
+    cl = model(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(ref, cl, atol=1e-5, rtol=1e-4)
 
 

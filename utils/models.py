@@ -85,7 +85,8 @@ def resnet_cifar(depth: int = 20, num_classes: int = 10, width: int = 16,
     """
     _check(depth, num_classes, width, head)
     n = (depth - 2) // 6
-    layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+    layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+              nn.ReLU(inplace=True)]  # the stride-1 stem: CIFAR images are only 32x32
     c = width
     for stage in range(3):
         c_out = width * 2**stage

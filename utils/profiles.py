@@ -71,7 +71,7 @@ def default_device() -> torch.device:
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """Return the run profile ``name``, else ``$BOOK_PROFILE``, else ``gpu`` with CUDA, else ``cpu``.
+    """The run profile ``name``, else ``$BOOK_PROFILE``, else ``gpu`` with CUDA, else ``cpu``.
 
     ``overrides`` replace single settings, e.g. ``get_profile("cpu", epochs=2)``.
     The profile's device is the best available one; a ``gpu`` profile on a machine without a
