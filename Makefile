@@ -39,6 +39,7 @@ book: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_pipeline.py
+	$(BIN)/python benchmarks/lr_finder.py
 
 clean:
 	rm -rf $(BUILD)

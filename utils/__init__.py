@@ -1,13 +1,18 @@
-"""Shared code of the book: data, models, run profiles (and, in later chapters, schedules,
-the LR range test, training loop and sweeps). Each function's docstring names the chapter that
-explains it."""
+"""Shared code of the book: run profiles, data, models, schedules, the LR range test and the
+schedule explorer. Each function's docstring names the chapter that explains it."""
 
 from .data import CifarData, TensorLoader, cifar_dls, cifar_loaders, load_cifar
+from .lr_finder import RangeTestResult, lr_range_test
 from .models import resnet20, resnet56, resnet_cifar
 from .profiles import Profile, get_profile, seed_everything
+from .schedules import CyclicLRCallback, Scheduler, cyclic_lr, cyclic_momentum, one_cycle
+from .widgets import plot_schedule, schedule_explorer
 
 __all__ = [
     "CifarData", "TensorLoader", "cifar_dls", "cifar_loaders", "load_cifar",
+    "RangeTestResult", "lr_range_test",
     "resnet20", "resnet56", "resnet_cifar",
     "Profile", "get_profile", "seed_everything",
+    "CyclicLRCallback", "Scheduler", "cyclic_lr", "cyclic_momentum", "one_cycle",
+    "plot_schedule", "schedule_explorer",
 ]

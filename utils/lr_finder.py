@@ -261,22 +261,26 @@ def _one_step(model, opt, batches, loss_func, device, accum_steps, autocast, sca
 # --- reading the curve ---------------------------------------------------------------------
 
 def _longest_descent(y: np.ndarray) -> tuple[int, int]:
-    """Start and end index of the longest (not necessarily contiguous) decreasing run of ``y``,
-    found by dynamic programming: ``length[i]`` is the longest descent ending at ``i``."""
+    """Where the longest decreasing run of ``y`` ends, and how many points fall on it.
+
+    The run need not be contiguous (noise makes the loss tick up now and then), so it is found
+    by dynamic programming: ``length[i]`` is the longest descent that ends at point ``i``.
+    """
     length = np.ones(len(y), dtype=int)
     for i in range(1, len(y)):
-        lower = y[:i] > y[i]
-        if lower.any():
-            length[i] = length[:i][lower].max() + 1
+        higher = y[:i] > y[i]
+        if higher.any():
+            length[i] = length[:i][higher].max() + 1
     end = int(length.argmax())
-    return end - int(length[end]) + 1, end
+    return end, int(length[end])
 
 
 def suggest(lrs, smoothed, val_lrs=(), val_accs=()) -> dict:
     """Learning rates read off a range test; explained in chapter 1.
 
-    - ``valley``: the middle of the longest stretch over which the smoothed loss keeps falling
-      (fastai's default suggestion);
+    - ``valley``: fastai's default. The longest descent of the smoothed loss has ``L`` falling
+      points and ends at its bottom; the valley is taken as the ``L`` points before that bottom,
+      and the suggestion is its middle: well inside the region where the loss falls;
     - ``steep``: where the smoothed loss falls fastest per decade of LR;
     - ``minimum``: one tenth of the LR at the lowest smoothed loss;
     - ``max_lr`` / ``base_lr``: Smith's CLR bounds. ``max_lr`` is the largest LR that still
@@ -293,9 +297,10 @@ def suggest(lrs, smoothed, val_lrs=(), val_accs=()) -> dict:
     if hi - lo < 3:
         return {}
     lrs, y = lrs[lo:hi], y[lo:hi]
-    start, end = _longest_descent(y)
+    end, length = _longest_descent(y)
     slope = np.diff(y) / np.diff(np.log(lrs))
-    out = {"valley": float(lrs[(start + end) // 2]), "steep": float(lrs[int(slope.argmin())]),
+    out = {"valley": float(lrs[max(0, end - length // 2)]),
+           "steep": float(lrs[int(slope.argmin())]),
            "minimum": float(lrs[int(y.argmin())] / 10)}
     if len(val_accs):
         top = float(np.asarray(val_lrs)[int(np.argmax(val_accs))])
