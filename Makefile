@@ -40,6 +40,7 @@ book: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_pipeline.py
 	$(BIN)/python benchmarks/lr_finder.py
+	$(BIN)/python benchmarks/train_loop.py
 
 clean:
 	rm -rf $(BUILD)

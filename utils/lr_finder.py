@@ -8,7 +8,6 @@ LR exponentially and reads the (smoothed) training loss. :func:`lr_range_test` d
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from functools import partial
 
 import numpy as np
 import torch
+
+from .train import autocast_for, evaluate
 
 MODES = ("exp", "linear")
 
@@ -127,32 +128,6 @@ def _check(start_lr, end_lr, num_it, mode, diverge_th, accum_steps, smooth):
         raise ValueError(f"smooth must be in [0, 1); got {smooth!r}")
 
 
-def _autocast(device: torch.device, amp: bool):
-    """bf16 autocast where the GPU supports it, else fp16 (which then needs a GradScaler)."""
-    if not amp or device.type != "cuda":
-        return contextlib.nullcontext, None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return partial(torch.autocast, "cuda", dtype=dtype), scaler
-
-
-def evaluate(model, loader, loss_func, device=None, autocast=contextlib.nullcontext):
-    """Mean loss and top-1 accuracy of ``model`` over ``loader`` (eval mode, no gradients)."""
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total, correct, n = 0.0, 0, 0
-    with torch.no_grad(), autocast():
-        for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            out = model(xb)
-            total += loss_func(out, yb).float().item() * len(yb)
-            correct += (out.argmax(1) == yb).sum().item()
-            n += len(yb)
-    model.train(was_training)
-    return total / n, correct / n
-
-
 def _batches(loader):
     """Batches forever: the test may need more iterations than one epoch has."""
     while True:
@@ -190,7 +165,7 @@ def lr_range_test(model, train_loader, loss_func=None, opt_func=None, start_lr: 
     if val_loader is not None and eval_every is None:
         eval_every = max(1, num_it // 20)
     saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()), model.training)
-    autocast, scaler = _autocast(device, amp)
+    autocast, scaler = autocast_for(device, amp)
     lrs = lr_schedule(num_it, start_lr, end_lr, mode)
     rec = dict(losses=[], smoothed=[], val=[], nonfinite=[])
     reason = "completed"
@@ -218,8 +193,8 @@ def lr_range_test(model, train_loader, loss_func=None, opt_func=None, start_lr: 
             rec["smoothed"].append(s)
             best = min(best, s)
             if val_loader is not None and (i % eval_every == 0 or i == num_it - 1):
-                rec["val"].append((float(lrs[i]), *evaluate(model, val_loader, loss_func,
-                                                            device, autocast)))
+                v = evaluate(model, val_loader, loss_func, autocast)
+                rec["val"].append((float(lrs[i]), v["valid_loss"], v["top1"]))
             if s > diverge_th * best:
                 reason = f"stopped at step {i}: smoothed loss above {diverge_th:g}x its best"
                 break
