@@ -8,12 +8,14 @@ BUILD  := _build
 # The development copy of CIFAR-10 beside this repository, when there is one.
 export CIFAR10_PATH ?= $(abspath $(wildcard ../shared/data/cifar10-jpg.zip))
 
-.PHONY: help setup test lint book bench clean
+.PHONY: help setup test lint book bench execute student clean
 
 help:
 	@echo "make book   build the HTML book from the stored notebook outputs -> $(BUILD)/html/index.html"
 	@echo "make test   run the whole test suite (lint + pytest)"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make execute [CHAPTER=book/x.ipynb]  re-run chapters with BOOK_PROFILE=cpu, stamp them"
+	@echo "make student  the student edition (no solutions) -> $(BUILD)/student/src"
 	@echo "make setup  only create .venv and install"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -26,7 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 setup: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check utils tests benchmarks
+	$(BIN)/ruff check utils tests benchmarks tools
 
 test: lint
 	mkdir -p $(BUILD)
@@ -41,6 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/data_pipeline.py
 	$(BIN)/python benchmarks/lr_finder.py
 	$(BIN)/python benchmarks/train_loop.py
+
+execute: $(STAMP)
+	BOOK_PROFILE=$(or $(PROFILE),cpu) $(BIN)/python tools/execute.py $(CHAPTER)
+
+student: $(STAMP)
+	$(BIN)/python tools/student.py
 
 clean:
 	rm -rf $(BUILD)

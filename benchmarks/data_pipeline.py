@@ -8,7 +8,7 @@ Measures, in one run on this machine, and prints a markdown table with ratios:
    ``ImageFolder`` + ``DataLoader`` with the same augmentation, and ``TensorLoader``;
 3. one training epoch of ResNet-20 on those 10,000 images (plus validation on 2,000): fastai
    ``Learner`` on the folder pipeline, fastai ``Learner`` on ``cifar_dls``, and a plain PyTorch
-   loop on ``TensorLoader``.
+   loop on ``TensorLoader``; rotating order, median of per-round ratios (``timing.py``).
 
 Run with ``make bench`` (needs ``CIFAR10_PATH``, e.g. ``../shared/data/cifar10-jpg.zip``).
 """
@@ -30,6 +30,7 @@ import torch
 warnings.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from timing import median, paired_ratio, rounds  # noqa: E402
 
 N_TRAIN, N_VALID, BS, LR, REPS = 10_000, 2_000, 128, 0.05, 3
 
@@ -77,9 +78,10 @@ def time_epoch(dl) -> tuple[float, int]:
 
 
 def images_per_s(dl) -> float:
-    time_epoch(dl)  # warm-up epoch: worker start-up, file cache
-    seconds, n = time_epoch(dl)
-    return n / seconds
+    from utils.data import images_per_second
+
+    time_epoch(dl)  # a warm-up epoch: worker start-up, file cache
+    return images_per_second(dl)
 
 
 def fastai_folder_dls(folder: Path, mean, std):
@@ -182,28 +184,22 @@ def main() -> None:
                                                 else "MISSED")),
     ]
 
-    # CPU timings drift by 10% from one epoch to the next on a shared machine: interleave the
-    # three variants and keep each one's fastest epoch (noise only ever adds time).
     cd = cifar_dls(bs=BS, n_train=N_TRAIN, n_valid=N_VALID, path=zip_path)
-    times = {"folder": [], "dls": [], "plain": []}
-    runs = {"folder": lambda: fastai_epoch(fa_dls), "dls": lambda: fastai_epoch(cd),
-            "plain": lambda: plain_epoch(train, valid)}
-    order = list(runs)
-    for rep in range(REPS):
-        for k in order[rep % 3:] + order[: rep % 3]:  # rotate, so no variant always goes first
-            times[k].append(runs[k]())
-        print(f"epoch timings, round {rep + 1}/{REPS}: "
-              + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()), flush=True)
-    folder_s, dls_s, plain_s = (min(v) for v in times.values())
+    times = rounds({"folder": lambda: fastai_epoch(fa_dls), "dls": lambda: fastai_epoch(cd),
+                    "plain": lambda: plain_epoch(train, valid)}, REPS,
+                   log=lambda m: print("epoch timings, " + m, flush=True))
+    speedup = paired_ratio(times, "folder", "dls")
+    overhead = paired_ratio(times, "dls", "plain")
     rows += [
-        ("epoch: fastai Learner on folder pipeline (fastest of 3)", f"{folder_s:.1f} s", "",
+        ("epoch: fastai Learner on folder pipeline", f"{median(times, 'folder'):.1f} s", "",
          "1.0x"),
-        ("epoch: fastai Learner on cifar_dls", f"{dls_s:.1f} s", ">= 1.5x faster than folder",
-         f"{folder_s / dls_s:.2f}x " + ("met" if folder_s / dls_s >= 1.5 else "MISSED")),
-        ("epoch: plain PyTorch loop on TensorLoader", f"{plain_s:.1f} s",
+        ("epoch: fastai Learner on cifar_dls", f"{median(times, 'dls'):.1f} s",
+         ">= 1.5x faster than folder",
+         f"{speedup:.2f}x " + ("met" if speedup >= 1.5 else "MISSED")),
+        ("epoch: plain PyTorch loop on TensorLoader", f"{median(times, 'plain'):.1f} s",
          "Learner on cifar_dls within 5% of this",
-         f"Learner overhead {100 * (dls_s / plain_s - 1):+.1f}% "
-         + ("met" if dls_s <= 1.05 * plain_s else "MISSED")),
+         f"Learner overhead {100 * (overhead - 1):+.1f}% "
+         + ("met" if overhead <= 1.05 else "MISSED")),
     ]
 
     print("\n| measurement | value | target | ratio / result |\n| --- | --- | --- | --- |")

@@ -1,9 +1,9 @@
 """Is the book's LR range test as fast as fastai's ``lr_find``? (chapter 1)
 
 Same model (ResNet-20), data (10,000 CIFAR-10 training images through ``TensorLoader``),
-optimiser (SGD, momentum 0.9), grid and ``num_it``; each test run twice in alternating order,
-the faster run of each kept. Prints a markdown table with the wall-time ratio. Target: ours no
-slower. Run with ``make bench`` (needs ``CIFAR10_PATH``).
+optimiser (SGD, momentum 0.9), grid and ``num_it``; the two alternate for three rounds and the
+ratio is the median of the per-round ratios (see ``timing.py``). Prints a markdown table.
+Target: ours no slower. Run with ``make bench`` (needs ``CIFAR10_PATH``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import torch
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from timing import median, paired_ratio, rounds  # noqa: E402
 
-NUM_IT, BS, REPS = 100, 128, 2
+NUM_IT, BS, REPS = 100, 128, 3
 
 
 def ours(train) -> float:
@@ -55,21 +56,16 @@ def main() -> None:
     if not os.environ.get("CIFAR10_PATH"):
         sys.exit("set CIFAR10_PATH to CIFAR-10, e.g. ../shared/data/cifar10-jpg.zip")
     dls = cifar_dls(bs=BS, n_train=10_000, n_valid=1_000)
-    times = {"ours": [], "fastai": []}
-    for rep in range(REPS):
-        pair = [("ours", lambda: ours(dls.train)), ("fastai", lambda: fastai(dls))]
-        for name, fn in pair if rep % 2 == 0 else pair[::-1]:
-            times[name].append(fn())
-        print(f"round {rep + 1}/{REPS}: " + ", ".join(f"{k} {v[-1]:.1f} s"
-                                                     for k, v in times.items()), flush=True)
-    a, b = min(times["ours"]), min(times["fastai"])
+    times = rounds({"ours": lambda: ours(dls.train), "fastai": lambda: fastai(dls)}, REPS,
+                   log=lambda m: print(m, flush=True))
+    ratio = paired_ratio(times, "ours", "fastai")
     print(f"\nLR range test, ResNet-20, {NUM_IT} iterations of bs={BS}, "
           f"{torch.get_num_threads()} threads\n")
-    print("| implementation | wall time (fastest of 2) | ratio to fastai | target |")
+    print(f"| implementation | wall time (median of {REPS}) | ratio to fastai | target |")
     print("| --- | --- | --- | --- |")
-    print(f"| fastai `learn.lr_find` | {b:.1f} s | 1.00x | |")
-    print(f"| `utils.lr_finder.lr_range_test` | {a:.1f} s | {a / b:.2f}x | no slower: "
-          f"{'met' if a <= b else 'MISSED'} |")
+    print(f"| fastai `learn.lr_find` | {median(times, 'fastai'):.1f} s | 1.00x | |")
+    print(f"| `utils.lr_finder.lr_range_test` | {median(times, 'ours'):.1f} s | {ratio:.2f}x | "
+          f"no slower: {'met' if ratio <= 1.0 else 'MISSED'} |")
 
 
 if __name__ == "__main__":

@@ -359,6 +359,24 @@ def channel_stats(x) -> tuple[list[float], list[float]]:
     return mean, std
 
 
+def export_folder(data: CifarData, dest, n_train: int | None = None,
+                  n_valid: int | None = None, seed: int = 0) -> Path:
+    """Write (class-balanced subsets of) the images as ``dest/train/<class>/*.png`` and
+    ``dest/test/<class>/*.png``: the folder layout fastai's ``ImageDataLoaders.from_folder``
+    and torchvision's ``ImageFolder`` read. Chapter 0 uses it to build the classic pipeline."""
+    dest = Path(dest)
+    for split, x, y, n in (("train", data.x_train, data.y_train, n_train),
+                           ("test", data.x_test, data.y_test, n_valid)):
+        idx = stratified_indices(y, n, seed) if n is not None else np.arange(len(y))
+        for c in data.classes:
+            (dest / split / c).mkdir(parents=True, exist_ok=True)
+        for i in idx:
+            path = dest / split / data.classes[y[i]] / f"{i:05d}.png"
+            if not path.exists():
+                Image.fromarray(x[i].transpose(1, 2, 0)).save(path)
+    return dest
+
+
 # --- the loader ----------------------------------------------------------------------------
 
 def crop_flip(xb: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
@@ -501,6 +519,26 @@ class TensorLoader:
             ax.set_title(self.classes[label] if self.classes else str(label), fontsize=8)
         fig.tight_layout()
         return fig
+
+
+def images_per_second(dl, max_batches: int | None = None, warmup: int = 2) -> float:
+    """Images per second a loader delivers (data only, no model), after ``warmup`` batches;
+    chapter 0 compares the folder pipelines with :class:`TensorLoader` with it."""
+    import time
+
+    n, start = 0, None
+    for i, (xb, _) in enumerate(dl):
+        if i == warmup:
+            n, start = 0, time.perf_counter()
+        n += len(xb)
+        if max_batches is not None and i + 1 >= warmup + max_batches:
+            break
+    if start is None:
+        raise ValueError(f"the loader has {i + 1} batches, too few to measure after {warmup} "
+                         "warm-up batches")
+    if hasattr(xb, "device") and xb.device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
 
 
 def cifar_loaders(name: str = "cifar10", bs: int = 128, n_train: int | None = None,

@@ -33,3 +33,66 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def data_source(name: str = "cifar10") -> str:
+    """Where :func:`utils.data.load_cifar` will take the data from, in words."""
+    import os
+
+    from .data import _ENV, data_dir
+
+    if os.environ.get(_ENV[name]):
+        return f"${_ENV[name]} = {os.environ[_ENV[name]]}"
+    return f"cache or torchvision download in {data_dir()}"
+
+
+def card(profile=None) -> dict:
+    """The facts :func:`show` displays, as a dict (also stamped into executed notebooks)."""
+    from datetime import datetime, timezone
+
+    from .profiles import get_profile
+
+    p = profile or get_profile()
+    return {
+        "profile": p.name,
+        "device": device_name(p.device),
+        "data": data_source(),
+        "sizes": p.describe().split(" ", 2)[2],
+        **{k: v for k, v in versions().items() if v},
+        "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def show(profile=None):
+    """The run card every chapter shows in its second cell; explained in the introduction.
+
+    In a live notebook it says what this run uses. Stored in the notebook by ``make execute``
+    and rendered in the book, the same table says where the outputs on the page came from.
+    """
+    import pandas as pd
+
+    facts = card(profile)
+    table = pd.DataFrame({"value": list(facts.values())}, index=list(facts))
+    table.index.name = "this run"
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(
+            f"**Run card.** Profile `{facts['profile']}` on {facts['device']}. Every output below "
+            f"was produced by this run; set `BOOK_PROFILE` to `smoke`, `cpu` or `gpu` to change "
+            "the scale (see the introduction)."))
+        display(table)
+    except ImportError:  # plain Python: print it
+        print(table.to_string())
+    return table
+
+
+def glue(name: str, value, display: bool = False):
+    """Hand a number from this run to the prose (MyST-NB's ``glue``), so the text of the book
+    quotes what the run measured; outside Jupyter Book (e.g. on Colab) it just returns it."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value
