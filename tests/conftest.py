@@ -11,6 +11,9 @@ import pytest
 from PIL import Image
 
 os.environ["BOOK_OFFLINE"] = "1"
+# Notebooks validated by nbval in this session run at the smallest scale; their kernels inherit
+# this (the fixture below removes it again inside each unit test).
+os.environ["BOOK_PROFILE"] = "smoke"
 # The real CIFAR-10 copy, when the environment names one (CI does), before tests unset it.
 REAL_CIFAR10 = os.environ.get("CIFAR10_PATH")
 CLASSES = ["cat", "dog", "frog"]
@@ -108,3 +111,38 @@ def png_bytes(img):
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# --- nbval: what never to compare in the stored outputs ----------------------------------------
+# Progress bars (HTML tables), figures and widget state differ from run to run; lax mode only
+# compares the cells marked NBVAL_CHECK_OUTPUT, and for those only their plain text.
+NBVAL_SKIP_COMPARE = ("text/html", "image/png", "image/jpeg", "image/svg+xml", "text/markdown",
+                      "application/vnd.jupyter.widget-state+json")
+
+
+class NbvalSettings:
+    """Registered globally, because hooks of this conftest would only reach tests/."""
+
+    @staticmethod
+    def pytest_collectstart(collector):
+        if type(collector).__name__ == "IPyNbFile":
+            collector.skip_compare = tuple(collector.skip_compare) + NBVAL_SKIP_COMPARE
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(NbvalSettings(), "book-nbval-settings")
+
+
+@pytest.fixture(scope="session")
+def book_html():
+    """The HTML book built once per session into _build/test-book (warnings are errors)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = root / "_build" / "test-book"
+    jb = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run([str(jb), "build", str(root), "--path-output", str(out), "-W",
+                          "--keep-going", "--all"], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return out / "_build" / "html"

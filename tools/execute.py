@@ -24,19 +24,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools.notebooks import ROOT, chapters, code_hash, utils_hash  # noqa: E402
 
 
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def execute(path: Path, profile: str) -> bool:
     from utils.runcard import device_name, versions
 
     nb = nbformat.read(path, as_version=4)
     os.environ["BOOK_PROFILE"] = profile
-    print(f"executing {path.relative_to(ROOT)} with BOOK_PROFILE={profile} ...", flush=True)
+    print(f"executing {_name(path)} with BOOK_PROFILE={profile} ...", flush=True)
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
     except CellExecutionError as e:
-        print(f"FAILED: {path.relative_to(ROOT)} (left unchanged)\n{e}", file=sys.stderr)
+        print(f"FAILED: {_name(path)} (left unchanged)\n{e}", file=sys.stderr)
         return False
     wall = time.perf_counter() - start
     nb.metadata["book"] = {
@@ -51,7 +55,7 @@ def execute(path: Path, profile: str) -> bool:
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)  # a crash mid-write never leaves half a notebook
-    print(f"done: {path.relative_to(ROOT)} in {wall:.0f} s", flush=True)
+    print(f"done: {_name(path)} in {wall:.0f} s", flush=True)
     return True
 
 

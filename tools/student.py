@@ -5,7 +5,8 @@ Copies the book's sources to ``_build/student/src``, and in every chapter notebo
   markers) with ``raise NotImplementedError()``, keeping the indentation;
 - removes the solution directives, i.e. every markdown cell from a ``{solution-start}`` to its
   ``{solution-end}`` and any ``{solution}`` directive;
-- clears all outputs.
+- clears all outputs, and replaces each glued number in the prose by a note naming the value
+  the student's own run will produce.
 Then builds that copy into ``_build/student/src/_build/html``.
 """
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools.notebooks import ROOT, chapters  # noqa: E402
 
 OUT = ROOT / "_build" / "student"
+GLUE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`:]+)(?::[^`]*)?`")
 BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$",
                    re.S | re.M)
 
@@ -40,6 +42,8 @@ def student_notebook(nb):
         if cell.cell_type == "markdown" and (inside or "{solution}" in src):
             inside = inside and "{solution-end}" not in src
             continue
+        if cell.cell_type == "markdown":  # no stored outputs to glue from: say where it comes
+            cell.source = GLUE.sub(lambda m: f"*(`{m.group(1)}` from your run)*", src)
         if cell.cell_type == "code":
             cell.source = strip_code(src)
             cell.outputs, cell.execution_count = [], None

@@ -47,12 +47,12 @@ def check_param_count(depth: int, answer) -> None:
     from .models import count_params, resnet_cifar
 
     truth = count_params(resnet_cifar(depth))
-    _expect(answer is not None, "set the answer to an integer")
-    _expect(int(answer) == truth,
-            f"not quite ({answer:,} vs the true count): count conv weights (3x3xCinxCout, no "
-            "bias), two BatchNorm parameters per channel, and the final linear layer; the "
-            "identity shortcuts add nothing" if isinstance(answer, (int, np.integer))
-            else "the answer should be an integer")
+    _expect(isinstance(answer, (int, np.integer)),
+            f"the answer should be an integer number of parameters; got {answer!r}")
+    _expect(answer == truth,
+            f"not quite: {answer:,} is {'more' if answer > truth else 'less'} than the true "
+            "count. Count conv weights (3 x 3 x C_in x C_out, no bias), two batch-norm "
+            "parameters per channel and the final linear layer; the shortcuts add nothing")
     _ok(f"ResNet-{depth} has {truth:,} parameters.")
 
 
@@ -63,11 +63,52 @@ def check_flip(flip_fn) -> None:
     out = flip_fn(x.clone(), torch.Generator().manual_seed(1))
     _expect(isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype,
             "return a tensor of the same shape and dtype as the input batch")
-    flipped = torch.stack([torch.equal(o, i.flip(-1)) for o, i in zip(out, x)])
-    kept = torch.stack([torch.equal(o, i) for o, i in zip(out, x)])
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x)])
     _expect(bool((flipped | kept).all()),
             "every image must be either unchanged or mirrored left-right (flip the last axis)")
     _expect(8 < int(flipped.sum()) < 56,
             f"{int(flipped.sum())} of 64 images were flipped; each should flip with "
             "probability 0.5")
     _ok(f"{int(flipped.sum())} of 64 images flipped, the rest untouched.")
+
+
+def check_triangular(fn) -> None:
+    """Chapter 1, exercise 1: the triangular policy written from its formula."""
+    from .schedules import cyclic_lr
+
+    its = np.arange(0, 1000, 7)
+    try:
+        got = np.array([float(fn(int(i), 0.01, 0.1, 50)) for i in its])
+    except NotImplementedError:
+        raise NotYet("write the function body first") from None
+    want = cyclic_lr(its, 0.01, 0.1, 50)
+    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9))
+    _expect(len(bad) == 0, "" if not len(bad) else
+            f"at iteration {its[bad[0]]} you give {got[bad[0]]:.5g}, the policy gives "
+            f"{want[bad[0]]:.5g}: the LR should rise from base_lr for step_size iterations, "
+            "then fall back, and repeat")
+    _ok("your triangular policy matches utils.schedules.cyclic_lr at every iteration tested.")
+
+
+def check_range_test_reading(full, half, answer) -> None:
+    """Chapter 1, exercise 2: is the max_lr of a smaller batch lower or higher?"""
+    for name, res in (("full", full), ("half", half)):
+        _expect(hasattr(res, "max_lr") and res.max_lr,
+                f"`{name}` should be the result of lr_range_test (with suggestions)")
+    _expect(answer in ("lower", "higher"), "answer with the string 'lower' or 'higher'")
+    truth = "lower" if half.max_lr < full.max_lr else "higher"
+    _expect(answer == truth,
+            f"look again: with half the batch size the suggested max_lr is {half.max_lr:.3g}, "
+            f"with the full batch {full.max_lr:.3g}")
+    _ok(f"max_lr {full.max_lr:.3g} (bs) vs {half.max_lr:.3g} (bs/2): {truth} with the smaller "
+        "batch, in this run.")
+
+
+def check_halving(gamma: float, answer) -> None:
+    """Chapter 1, exercise 3: iterations for exp_range's amplitude to halve."""
+    truth = np.log(0.5) / np.log(gamma)
+    _expect(answer is not None and np.isfinite(answer), "set the answer to a number")
+    _expect(abs(answer - truth) <= 1,
+            "the amplitude after k iterations is gamma**k; solve gamma**k = 1/2 for k")
+    _ok(f"about {truth:,.0f} iterations.")

@@ -89,10 +89,11 @@ def show(profile=None):
 
 def glue(name: str, value, display: bool = False):
     """Hand a number from this run to the prose (MyST-NB's ``glue``), so the text of the book
-    quotes what the run measured; outside Jupyter Book (e.g. on Colab) it just returns it."""
+    quotes what the run measured; outside Jupyter Book (e.g. on Colab) it does nothing."""
+    if hasattr(value, "item"):  # NumPy/torch scalars: glue their plain Python value
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:
-        return value
+        return
     _glue(name, value, display=display)
-    return value

@@ -1,0 +1,76 @@
+"""utils.exercises: checkers accept right answers and give hints, not bare assertions."""
+
+import numpy as np
+import pytest
+import torch
+
+from utils.exercises import NotYet, check_channel_stats, check_flip, check_param_count
+from utils.models import count_params, resnet_cifar
+
+
+def test_channel_stats_checker(capsys):
+    x = np.random.default_rng(0).integers(0, 256, (20, 3, 8, 8), dtype=np.uint8)
+    f = x / 255
+    check_channel_stats(f.mean((0, 2, 3)), f.std((0, 2, 3)), x)
+    assert capsys.readouterr().out.startswith("Correct.")
+    with pytest.raises(NotYet, match="divide by 255"):
+        check_channel_stats(x.mean((0, 2, 3)), x.std((0, 2, 3)), x)
+    with pytest.raises(NotYet, match="axes 0, 2 and 3"):
+        check_channel_stats(f.mean((0, 1, 2))[:3], f.std((0, 2, 3)), x)
+    with pytest.raises(NotYet, match="compute mean and std first"):
+        check_channel_stats(None, None, x)
+
+
+def test_param_count_checker(capsys):
+    check_param_count(20, count_params(resnet_cifar(20)))
+    assert "269,722" in capsys.readouterr().out
+    with pytest.raises(NotYet, match="less than the true count"):
+        check_param_count(20, 1000)
+    with pytest.raises(NotYet, match="should be an integer"):
+        check_param_count(20, "lots")
+
+
+def test_flip_checker():
+    def good(xb, gen):
+        flip = torch.rand(len(xb), generator=gen) < 0.5
+        return torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+
+    check_flip(good)
+    with pytest.raises(NotYet, match="mirrored left-right"):
+        check_flip(lambda xb, gen: torch.where(
+            (torch.rand(len(xb), generator=gen) < 0.5)[:, None, None, None], xb.flip(-2), xb))
+    with pytest.raises(NotYet, match="probability 0.5"):
+        check_flip(lambda xb, gen: xb.flip(-1))
+    with pytest.raises(NotYet, match="same shape and dtype"):
+        check_flip(lambda xb, gen: xb.float())
+
+
+def test_triangular_checker():
+    from utils.exercises import check_triangular
+    from utils.schedules import cyclic_lr
+
+    check_triangular(lambda it, lo, hi, step: cyclic_lr(it, lo, hi, step))
+    with pytest.raises(NotYet, match="rise from base_lr"):
+        check_triangular(lambda it, lo, hi, step: lo)
+
+    def todo(it, lo, hi, step):
+        raise NotImplementedError()
+
+    with pytest.raises(NotYet, match="write the function body"):
+        check_triangular(todo)
+
+
+def test_range_reading_and_halving_checkers():
+    from types import SimpleNamespace
+
+    from utils.exercises import check_halving, check_range_test_reading
+
+    full, half = SimpleNamespace(max_lr=0.8), SimpleNamespace(max_lr=0.4)
+    check_range_test_reading(full, half, "lower")
+    with pytest.raises(NotYet, match="look again"):
+        check_range_test_reading(full, half, "higher")
+    with pytest.raises(NotYet, match="'lower' or 'higher'"):
+        check_range_test_reading(full, half, "same")
+    check_halving(0.9999, 6931.1)
+    with pytest.raises(NotYet, match="solve gamma"):
+        check_halving(0.9999, 5000)
