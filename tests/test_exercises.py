@@ -74,3 +74,20 @@ def test_range_reading_and_halving_checkers():
     check_halving(0.9999, 6931.1)
     with pytest.raises(NotYet, match="solve gamma"):
         check_halving(0.9999, 5000)
+
+
+def test_chapter2_checkers():
+    from utils.exercises import check_optimizer_comparison, check_peak_steps, check_smith_one_cycle
+    from utils.schedules import one_cycle
+
+    check_smith_one_cycle(lambda it, total, max_lr: one_cycle(
+        it, total, max_lr, 0.45, 10.0, 1e3, "linear", True, convention="torch")[0])
+    with pytest.raises(NotYet, match="Phase 1 ends"):
+        check_smith_one_cycle(lambda it, total, max_lr: one_cycle(
+            it, total, max_lr, 0.45, 10.0, 1e3, "linear", True, convention="fastai")[0])
+    check_optimizer_comparison(0.6, 0.5, "sgd")
+    with pytest.raises(NotYet, match="look again"):
+        check_optimizer_comparison(0.6, 0.5, "adamw")
+    check_peak_steps(250, 249)
+    with pytest.raises(NotYet, match="PyTorch"):
+        check_peak_steps(250, 250)

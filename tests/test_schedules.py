@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.schedules import Scheduler, cyclic_lr, cyclic_momentum, one_cycle
+from utils.schedules import Scheduler, cyclic_lr, cyclic_momentum, one_cycle, piecewise_constant
 
 
 def sgd(lr=0.1, momentum=0.9):
@@ -212,3 +212,15 @@ def test_fastai_callback_runs_clr():
     np.testing.assert_allclose(learn.recorder.lrs, lrs)
     with pytest.raises(ValueError, match="mode must be one of"):
         CyclicLRCallback(0.01, 0.1, 4, mode="sine")
+
+
+def test_piecewise_constant_equals_multisteplr():
+    total = 403
+    ref, _ = run_torch(lambda o: torch.optim.lr_scheduler.MultiStepLR(
+        o, milestones=[int(0.5 * total), int(0.75 * total)], gamma=0.1), total, sgd(lr=0.35))
+    got = piecewise_constant(np.arange(total), total, 0.35)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert piecewise_constant(0, 10, 0.1) == 0.1 and piecewise_constant(9, 10, 0.1) == \
+        pytest.approx(0.001)
+    with pytest.raises(ValueError, match="milestones must be increasing fractions"):
+        piecewise_constant(0, 10, 0.1, milestones=(0.8, 0.5))

@@ -48,6 +48,8 @@ def test_rerun_skips_finished_runs(tmp_path):
 
     df = run_sweep(counting, {"lr": [1e-3, 1e-2, 1e-1]}, store, progress=False)
     assert calls == [1e-1] and len(df) == 3
+    df = run_sweep(counting, {"lr": [1e-2]}, store, progress=False)  # a sweep sharing the store
+    assert calls == [1e-1] and list(df.lr) == [1e-2]
 
 
 def test_failing_config_recorded_and_sweep_goes_on(tmp_path):

@@ -462,9 +462,10 @@ class TensorLoader:
         return self
 
     def new(self, **kwargs) -> TensorLoader:
-        """A copy with some settings changed, e.g. ``dl.new(shuffle=False, drop_last=False)``."""
+        """A copy with some settings changed, e.g. ``dl.new(shuffle=False, drop_last=False)``;
+        ``n`` draws a class-balanced subset of this loader's images."""
         kwargs.pop("shuffled", None)  # fastai's spelling in get_preds
-        args = dict(x=self.x_cpu, y=self.y_cpu, bs=self.bs, shuffle=self.shuffle,
+        args = dict(x=self.x_cpu, y=self.y_cpu, n=None, bs=self.bs, shuffle=self.shuffle,
                     augment=self.augment, drop_last=self.drop_last, mean=self.mean,
                     std=self.std, device=self.device, seed=self.seed, pad=self.pad,
                     channels_last=self.channels_last, classes=self.classes)

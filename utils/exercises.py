@@ -112,3 +112,45 @@ def check_halving(gamma: float, answer) -> None:
     _expect(abs(answer - truth) <= 1,
             "the amplitude after k iterations is gamma**k; solve gamma**k = 1/2 for k")
     _ok(f"about {truth:,.0f} iterations.")
+
+
+def check_smith_one_cycle(fn) -> None:
+    """Chapter 2, exercise 1: Smith's three-phase linear 1cycle for one iteration."""
+    from .schedules import one_cycle
+
+    total, max_lr = 1000, 1.0
+    its = np.arange(0, total, 3)
+    try:
+        got = np.array([float(fn(int(i), total, max_lr)) for i in its])
+    except NotImplementedError:
+        raise NotYet("write the function body first") from None
+    want = one_cycle(its, total, max_lr, pct_start=0.45, div=10.0, div_final=1e3,
+                     anneal="linear", three_phase=True, convention="torch")[0]
+    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9))
+    _expect(len(bad) == 0, "" if not len(bad) else
+            f"at iteration {its[bad[0]]} you give {got[bad[0]]:.5g}, Smith's policy gives "
+            f"{want[bad[0]]:.5g}. Phase 1 ends on step 0.45*total-1, phase 2 on 0.9*total-2, "
+            "the last on total-1; each is a straight line between its end points")
+    _ok("your schedule matches one_cycle(three_phase=True, anneal='linear', convention='torch').")
+
+
+def check_optimizer_comparison(sgd_acc: float, adamw_acc: float, answer) -> None:
+    """Chapter 2, exercise 2: which optimiser did better in your own run?"""
+    _expect(answer in ("sgd", "adamw"), "answer with the string 'sgd' or 'adamw'")
+    truth = "sgd" if sgd_acc >= adamw_acc else "adamw"
+    _expect(answer == truth, f"look again at your numbers: SGD {sgd_acc:.3f}, AdamW "
+                             f"{adamw_acc:.3f}")
+    _ok(f"{truth} ended higher in this run ({sgd_acc:.3f} vs {adamw_acc:.3f}).")
+
+
+def check_peak_steps(fastai_step, torch_step) -> None:
+    """Chapter 2, exercise 3: the step at which each convention reaches max_lr."""
+    from .schedules import one_cycle
+
+    its = np.arange(1000)
+    truth = [int(np.argmax(one_cycle(its, 1000, 1.0, convention=c)[0]))
+             for c in ("fastai", "torch")]
+    _expect(fastai_step == truth[0], "fastai: the first iteration whose position it/total is "
+                                     "at least pct_start")
+    _expect(torch_step == truth[1], "PyTorch: phase one ends on step pct_start*total - 1")
+    _ok(f"fastai peaks at step {truth[0]}, PyTorch at step {truth[1]}.")

@@ -89,9 +89,14 @@ def show(profile=None):
 
 def glue(name: str, value, display: bool = False):
     """Hand a number from this run to the prose (MyST-NB's ``glue``), so the text of the book
-    quotes what the run measured; outside Jupyter Book (e.g. on Colab) it does nothing."""
+    quotes what the run measured; outside Jupyter Book (e.g. on Colab) it does nothing.
+    Numbers are cited with ``{glue:text}`name:.2f```, strings with ``{glue:md}`name```."""
     if hasattr(value, "item"):  # NumPy/torch scalars: glue their plain Python value
         value = value.item()
+    if isinstance(value, str):  # text goes in with {glue:md}, without repr's quotes
+        from IPython.display import Markdown
+
+        value = Markdown(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:

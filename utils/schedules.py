@@ -188,6 +188,24 @@ def one_cycle(it, total_steps: int, max_lr: float, pct_start: float = 0.25, div:
     return _out(lr, it), _out(mom, it)
 
 
+def piecewise_constant(it, total_steps: int, lr: float, milestones=(0.5, 0.75),
+                       factor: float = 0.1):
+    """The classic baseline of chapter 2: ``lr``, multiplied by ``factor`` each time training
+    passes one of the ``milestones`` (fractions of ``total_steps``). Equals PyTorch's
+    ``MultiStepLR`` with ``milestones=[int(m * total_steps) for m in milestones]``."""
+    if not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive integer; got {total_steps!r}")
+    _positive("lr", lr)
+    _positive("factor", factor)
+    if any(not 0 < m < 1 for m in milestones) or list(milestones) != sorted(milestones):
+        raise ValueError(f"milestones must be increasing fractions of training in (0, 1); "
+                         f"got {milestones!r}")
+    its = _iterations(it, total_steps)
+    steps = np.array([int(m * total_steps) for m in milestones])
+    passed = (its[..., None] >= steps).sum(-1)
+    return _out(lr * factor**passed, it)
+
+
 # --- driving an optimiser ------------------------------------------------------------------
 
 def set_momentum(group: dict, mom: float) -> None:

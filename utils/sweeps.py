@@ -110,7 +110,8 @@ def run_sweep(train_fn, grid: dict, store, seeds=(0,), stop_on_error: bool = Fal
     :class:`utils.train.History`. Each finished run is appended to ``store`` (JSON lines) with
     its config, seed, metrics, wall time, device and library versions. Runs already in the
     store are skipped; failed ones are retried unless ``retry_failed=False``. A run that
-    raises is recorded as failed and the sweep goes on, unless ``stop_on_error``.
+    raises is recorded as failed and the sweep goes on, unless ``stop_on_error``. Several
+    sweeps may share one store; the DataFrame holds the runs of this grid and these seeds.
     """
     _check_grid(train_fn, grid, seeds)
     store = Path(store)
@@ -153,7 +154,9 @@ def run_sweep(train_fn, grid: dict, store, seeds=(0,), stop_on_error: bool = Fal
         print(f"sweep interrupted: {n} finished runs are safe in {store}; "
               "run the same cell again to continue")
         raise
-    return to_frame(read_store(store), keys)
+    wanted = {_key(c, s) for c, s in todo_all}
+    return to_frame([r for r in read_store(store) if _key(r["config"], r["seed"]) in wanted],
+                    keys)
 
 
 def to_frame(records: list[dict], keys=None):
