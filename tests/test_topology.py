@@ -8,7 +8,13 @@ import torch
 
 from utils import resnet_cifar, seed_everything
 from utils.data import TensorLoader
-from utils.topology import Snapshots, blend, interpolate, plot_interpolation, recompute_bn
+from utils.topology import (
+    Snapshots,
+    blend,
+    interpolate,
+    plot_interpolation,
+    recompute_bn_statistics,
+)
 from utils.train import evaluate, fit
 
 matplotlib.use("Agg")
@@ -33,7 +39,7 @@ def two_solutions():
 
 def test_end_points_reproduce_the_two_models(two_solutions):
     model, a, b, plain, valid = two_solutions
-    df = interpolate(model, a, b, [0.0, 0.5, 1.0], (plain, valid), recompute_bn_stats=False,
+    df = interpolate(model, a, b, [0.0, 0.5, 1.0], (plain, valid), recompute_bn=False,
                      progress=False)
     for alpha, state in ((0.0, a), (1.0, b)):
         model.load_state_dict(state)
@@ -65,7 +71,7 @@ def test_recompute_bn_changes_statistics_not_weights(two_solutions):
     model, a, b, plain, _ = two_solutions
     model.load_state_dict(blend(a, b, 0.5))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    recompute_bn(model, plain)
+    recompute_bn_statistics(model, plain)
     after = model.state_dict()
     stats = [k for k in before if "running_" in k]
     weights = [k for k, v in model.named_parameters()]
@@ -112,3 +118,21 @@ def test_snapshots_callback_keeps_chosen_epochs():
     assert not torch.equal(snaps.states[1][k], snaps.states[3][k])
     final = learn.model.state_dict()
     assert all(torch.equal(snaps.states[3][n], v.cpu()) for n, v in final.items())
+
+
+def test_loss_plane_marks_origin_and_covers_solutions(two_solutions):
+    from utils.topology import loss_plane, plot_plane
+
+    model, a, b, plain, valid = two_solutions
+    c = blend(a, b, -0.5)
+    grid, marks = loss_plane(model, [a, b, c], (plain, valid), steps=3, bn_batches=1,
+                             progress=False)
+    assert len(grid) == 9 and set(grid.columns) >= {"u", "v", "train_loss", "valid_loss"}
+    assert marks.iloc[0].tolist() == [0.0, 0.0]  # the first solution is the origin
+    assert grid.u.min() <= marks.u.min() and grid.u.max() >= marks.u.max()
+    assert grid.v.min() <= marks.v.min() and grid.v.max() >= marks.v.max()
+    assert all(torch.equal(v, a[k]) for k, v in model.state_dict().items())
+    fig = plot_plane(grid, marks, labels=["a", "b", "c"])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="exactly three"):
+        loss_plane(model, [a, b], (plain, valid))

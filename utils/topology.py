@@ -30,7 +30,7 @@ def blend(state_a: dict, state_b: dict, alpha: float) -> dict:
             for k, a in state_a.items()}
 
 
-def recompute_bn(model, loader, batches: int | None = None) -> None:
+def recompute_bn_statistics(model, loader, batches: int | None = None) -> None:
     """Re-estimate every BatchNorm layer's running mean and variance from training batches.
 
     The running statistics stored with a solution describe *that* solution's activations; at an
@@ -66,8 +66,9 @@ def _safe_eval(model, loader, loss_func) -> dict:
     return out
 
 
-def interpolate(model, state_a: dict, state_b: dict, alphas, loaders, recompute_bn_stats=True,
-                bn_batches: int | None = 20, loss_func=None, progress: bool = True):
+def interpolate(model, state_a: dict, state_b: dict, alphas, loaders,
+                recompute_bn: bool = True, bn_batches: int | None = 20, loss_func=None,
+                progress: bool = True):
     """Train and validation loss and accuracy along the line from ``state_a`` to ``state_b``.
 
     ``loaders`` is ``(train_loader, valid_loader)``, or fastai ``DataLoaders``; the training
@@ -90,8 +91,8 @@ def interpolate(model, state_a: dict, state_b: dict, alphas, loaders, recompute_
         steps = progress_bar(alphas, leave=False)
     for alpha in steps:
         model.load_state_dict(blend(state_a, state_b, float(alpha)))
-        if recompute_bn_stats:
-            recompute_bn(model, train, bn_batches)
+        if recompute_bn:
+            recompute_bn_statistics(model, train, bn_batches)
         tr = _safe_eval(model, train, loss_func)
         va = _safe_eval(model, valid, loss_func)
         row = {"alpha": float(alpha), "train_loss": tr["valid_loss"], "train_acc": tr["top1"],
@@ -103,6 +104,103 @@ def interpolate(model, state_a: dict, state_b: dict, alphas, loaders, recompute_
         rows.append(row)
     model.load_state_dict(state_a)
     return pd.DataFrame(rows)
+
+
+def _filter_normalised(direction: dict, origin: dict) -> dict:
+    """Li et al. (2018): scale the direction filter by filter (each output channel of a weight
+    tensor) to the norm of the same filter in the origin, so that the plot's scale means the same
+    for every layer whatever its size; 1-d tensors (biases, BatchNorm) get no direction."""
+    out = {}
+    for k, d in direction.items():
+        w = origin[k]
+        if not d.is_floating_point() or d.ndim <= 1:
+            out[k] = torch.zeros_like(d)
+            continue
+        shape = (-1,) + (1,) * (d.ndim - 1)  # one norm per filter (output channel)
+        per_filter = d.reshape(len(d), -1).norm(dim=1).reshape(shape)
+        out[k] = d * w.float().reshape(len(w), -1).norm(dim=1).reshape(shape) / (per_filter + 1e-10)
+    return out
+
+
+def _flat(state: dict, keys) -> torch.Tensor:
+    return torch.cat([state[k].float().reshape(-1) for k in keys])
+
+
+def loss_plane(model, states, loaders, steps: int = 5, margin: float = 0.3,
+               bn_batches: int | None = 10, loss_func=None, progress: bool = True):
+    """Losses on a 2-d slice of weight space through three solutions; chapter 3.
+
+    The plane is centred on ``states[0]``, spanned by ``states[1] - states[0]`` and
+    ``states[2] - states[0]`` made orthogonal and then filter-normalised as in Li et al. (2018).
+    Because filter normalisation rescales each filter, solutions 1 and 2 no longer lie exactly in
+    the plane; they are marked at their projections onto it. Returns ``(grid, marks)``: a
+    DataFrame of ``u, v, train_loss, valid_loss, finite`` on a ``steps`` x ``steps`` grid wide
+    enough to hold the three marks (plus ``margin``), and a DataFrame of the marks' ``u, v``.
+    """
+    import pandas as pd
+
+    if len(states) != 3:
+        raise ValueError(f"states must hold exactly three solutions; got {len(states)}")
+    if not (isinstance(steps, int) and steps >= 2):
+        raise ValueError(f"steps must be an integer >= 2; got {steps!r}")
+    o = states[0]
+    floats = [k for k, v in o.items() if v.is_floating_point() and "running_" not in k]
+    d1 = {k: states[1][k].float() - o[k].float() for k in floats}
+    d2 = {k: states[2][k].float() - o[k].float() for k in floats}
+    f1 = _flat(d1, floats)
+    coef = (_flat(d2, floats) @ f1) / (f1 @ f1)
+    d2 = {k: d2[k] - coef * d1[k] for k in floats}  # Gram-Schmidt: d2 orthogonal to d1
+    d1, d2 = _filter_normalised(d1, o), _filter_normalised(d2, o)
+    basis = torch.stack([_flat(d1, floats), _flat(d2, floats)], 1)
+
+    def coords(state):
+        delta = _flat({k: state[k].float() - o[k].float() for k in floats}, floats)
+        return torch.linalg.lstsq(basis, delta[:, None]).solution.ravel().tolist()
+
+    marks = pd.DataFrame([coords(s) for s in states], columns=["u", "v"])
+    lo = marks.min() - margin * (marks.max() - marks.min()).max()
+    hi = marks.max() + margin * (marks.max() - marks.min()).max()
+    us, vs = np.linspace(lo.u, hi.u, steps), np.linspace(lo.v, hi.v, steps)
+    train, valid = (loaders.train, loaders.valid) if hasattr(loaders, "train") else loaders
+    points = [(u, v) for v in vs for u in us]
+    if progress:
+        from fastprogress.fastprogress import progress_bar
+
+        points = progress_bar(points, leave=False)
+    rows = []
+    for u, v in points:
+        state = {k: (o[k].float() + u * d1[k] + v * d2[k]).to(o[k].dtype) if k in d1
+                 else o[k].clone() for k in o}
+        model.load_state_dict(state)
+        recompute_bn_statistics(model, train, bn_batches)
+        tr, va = _safe_eval(model, train, loss_func), _safe_eval(model, valid, loss_func)
+        row = {"u": u, "v": v, "train_loss": tr["valid_loss"], "valid_loss": va["valid_loss"]}
+        row["finite"] = bool(np.isfinite(row["train_loss"]) and np.isfinite(row["valid_loss"]))
+        rows.append({k: (math.nan if k.endswith("loss") and not np.isfinite(x) else x)
+                     for k, x in row.items()})
+    model.load_state_dict(o)
+    return pd.DataFrame(rows), marks
+
+
+def plot_plane(grid, marks, column: str = "valid_loss", ax=None, labels=None):
+    """Contour plot (log-spaced levels) of a :func:`loss_plane` grid with the solutions marked."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    table = grid.pivot(index="v", columns="u", values=column)
+    z = table.values
+    finite = z[np.isfinite(z)]
+    levels = np.geomspace(finite.min(), finite.max(), 15) if len(finite) > 1 else None
+    cs = ax.contourf(table.columns, table.index, z, levels=levels, norm=LogNorm(), cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, label=column.replace("_", " "))
+    for i, (u, v) in enumerate(marks[["u", "v"]].itertuples(index=False)):
+        ax.plot(u, v, "w*", ms=14, mec="k")
+        ax.annotate(labels[i] if labels else f"solution {i}", (u, v), textcoords="offset points",
+                    xytext=(6, 6), color="w")
+    ax.set(xlabel="direction 1 (filter-normalised)", ylabel="direction 2 (filter-normalised)")
+    return ax.figure
 
 
 def plot_interpolation(df, ax=None, log=True, title=None):
