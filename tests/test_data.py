@@ -324,7 +324,8 @@ def test_new_and_one_batch():
     xb, yb = plain.one_batch()
     assert xb.shape == (40, 3, 32, 32) and torch.equal(yb, torch.as_tensor(y))
     assert plain.mean == dl.mean
-    assert dl.new(n=20).n == 20 and dl.new(n=20).mean == dl.mean
+    balanced = dl.new(y=np.arange(40) % 10, n=20)
+    assert balanced.n == 20 and balanced.mean == dl.mean
     with pytest.raises(ValueError, match="unknown TensorLoader setting"):
         dl.new(colour=True)
 

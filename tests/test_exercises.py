@@ -91,3 +91,18 @@ def test_chapter2_checkers():
     check_peak_steps(250, 249)
     with pytest.raises(NotYet, match="PyTorch"):
         check_peak_steps(250, 250)
+
+
+def test_chapter3_checkers():
+    from utils.exercises import check_blend, check_bn_answer, check_distance
+    from utils.topology import blend
+
+    check_blend(blend)
+    with pytest.raises(NotYet, match="integer tensors"):
+        check_blend(lambda a, b, t: {k: (1 - t) * a[k] + t * b[k] for k in a})
+    check_bn_answer(2.0, 1.5, "higher")
+    with pytest.raises(NotYet, match="look again"):
+        check_bn_answer(2.0, 1.5, "lower")
+    check_distance(4, 3.0)
+    with pytest.raises(NotYet, match="w_b - w_a"):
+        check_distance(4, 4.0)

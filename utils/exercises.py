@@ -154,3 +154,37 @@ def check_peak_steps(fastai_step, torch_step) -> None:
                                      "at least pct_start")
     _expect(torch_step == truth[1], "PyTorch: phase one ends on step pct_start*total - 1")
     _ok(f"fastai peaks at step {truth[0]}, PyTorch at step {truth[1]}.")
+
+
+def check_blend(fn) -> None:
+    """Chapter 3, exercise 1: blending two state dicts."""
+    from .topology import blend
+
+    a = {"w": torch.randn(3, 4), "n": torch.tensor(7)}
+    b = {"w": torch.randn(3, 4), "n": torch.tensor(9)}
+    try:
+        got = fn(a, b, 0.3)
+    except NotImplementedError:
+        raise NotYet("write the function body first") from None
+    want = blend(a, b, 0.3)
+    _expect(isinstance(got, dict) and got.keys() == want.keys(), "return a dict with the same "
+            "keys as the state dicts")
+    _expect(torch.allclose(got["w"], want["w"]), "weights: (1 - alpha) * a + alpha * b")
+    _expect(torch.equal(got["n"], want["n"]), "integer tensors are copied from state_a")
+    _ok("your blend matches utils.topology.blend.")
+
+
+def check_bn_answer(stored: float, recomputed: float, answer) -> None:
+    """Chapter 3, exercise 2: stored vs recomputed BatchNorm statistics at alpha 0.5."""
+    _expect(answer in ("higher", "lower"), "answer with the string 'higher' or 'lower'")
+    truth = "higher" if stored > recomputed else "lower"
+    _expect(answer == truth, f"look again: stored statistics give {stored:.3f}, recomputed "
+                             f"{recomputed:.3f}")
+    _ok(f"with stored statistics the loss is {truth} ({stored:.3f} vs {recomputed:.3f}).")
+
+
+def check_distance(alpha: float, answer) -> None:
+    """Chapter 3, exercise 3: distance of w(alpha) from solution b, in solution distances."""
+    _expect(answer is not None, "set `distance` to a number")
+    _expect(abs(answer - abs(alpha - 1)) < 1e-9, "write w(alpha) - w_b in terms of w_b - w_a")
+    _ok(f"alpha = {alpha} lies {abs(alpha - 1):g} solution-distances from b.")
