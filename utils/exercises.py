@@ -73,21 +73,27 @@ def check_flip(flip_fn) -> None:
     _ok(f"{int(flipped.sum())} of 64 images flipped, the rest untouched.")
 
 
+def _check_schedule(fn, args, its, want, what: str, hint: str) -> None:
+    """Compare a learner's one-iteration schedule ``fn(it, *args)`` with the book's values."""
+    try:
+        got = np.array([float(fn(int(i), *args)) for i in its])
+    except NotImplementedError:
+        raise NotYet("write the function body first") from None
+    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9))
+    if len(bad):
+        i = bad[0]
+        raise NotYet(f"at iteration {its[i]} you give {got[i]:.5g}, {what} gives "
+                     f"{want[i]:.5g}. {hint}")
+
+
 def check_triangular(fn) -> None:
     """Chapter 1, exercise 1: the triangular policy written from its formula."""
     from .schedules import cyclic_lr
 
     its = np.arange(0, 1000, 7)
-    try:
-        got = np.array([float(fn(int(i), 0.01, 0.1, 50)) for i in its])
-    except NotImplementedError:
-        raise NotYet("write the function body first") from None
-    want = cyclic_lr(its, 0.01, 0.1, 50)
-    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9))
-    _expect(len(bad) == 0, "" if not len(bad) else
-            f"at iteration {its[bad[0]]} you give {got[bad[0]]:.5g}, the policy gives "
-            f"{want[bad[0]]:.5g}: the LR should rise from base_lr for step_size iterations, "
-            "then fall back, and repeat")
+    _check_schedule(fn, (0.01, 0.1, 50), its, cyclic_lr(its, 0.01, 0.1, 50), "the policy",
+                    "The LR should rise from base_lr for step_size iterations, then fall back, "
+                    "and repeat")
     _ok("your triangular policy matches utils.schedules.cyclic_lr at every iteration tested.")
 
 
@@ -118,19 +124,12 @@ def check_smith_one_cycle(fn) -> None:
     """Chapter 2, exercise 1: Smith's three-phase linear 1cycle for one iteration."""
     from .schedules import one_cycle
 
-    total, max_lr = 1000, 1.0
-    its = np.arange(0, total, 3)
-    try:
-        got = np.array([float(fn(int(i), total, max_lr)) for i in its])
-    except NotImplementedError:
-        raise NotYet("write the function body first") from None
-    want = one_cycle(its, total, max_lr, pct_start=0.45, div=10.0, div_final=1e3,
-                     anneal="linear", three_phase=True, convention="torch")[0]
-    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9))
-    _expect(len(bad) == 0, "" if not len(bad) else
-            f"at iteration {its[bad[0]]} you give {got[bad[0]]:.5g}, Smith's policy gives "
-            f"{want[bad[0]]:.5g}. Phase 1 ends on step 0.45*total-1, phase 2 on 0.9*total-2, "
-            "the last on total-1; each is a straight line between its end points")
+    its = np.arange(0, 1000, 3)
+    want = one_cycle(its, 1000, 1.0, pct_start=0.45, div=10.0, div_final=1e3, anneal="linear",
+                     three_phase=True, convention="torch")[0]
+    _check_schedule(fn, (1000, 1.0), its, want, "Smith's policy",
+                    "Phase 1 ends on step 0.45*total-1, phase 2 on 0.9*total-2, the last on "
+                    "total-1; each is a straight line between its end points")
     _ok("your schedule matches one_cycle(three_phase=True, anneal='linear', convention='torch').")
 
 
