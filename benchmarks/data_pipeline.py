@@ -77,11 +77,15 @@ def time_epoch(dl) -> tuple[float, int]:
     return time.perf_counter() - start, n
 
 
-def images_per_s(dl) -> float:
+def images_per_s(dl, epochs: int = 3) -> float:
+    """Median over ``epochs`` timed epochs, after one warm-up epoch (worker start-up, file
+    cache): one epoch of TensorLoader lasts under a second, where one scheduler hiccup shows."""
+    import statistics
+
     from utils.data import images_per_second
 
-    time_epoch(dl)  # a warm-up epoch: worker start-up, file cache
-    return images_per_second(dl)
+    time_epoch(dl)
+    return statistics.median(images_per_second(dl) for _ in range(epochs))
 
 
 def fastai_folder_dls(folder: Path, mean, std):
