@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from fastai.callback.core import Callback
 
-from .train import evaluate
+from .train import _loaders, evaluate
 
 
 def blend(state_a: dict, state_b: dict, alpha: float) -> dict:
@@ -66,6 +66,22 @@ def _safe_eval(model, loader, loss_func) -> dict:
     return out
 
 
+def _measure(model, train, valid, recompute_bn: bool, bn_batches, loss_func) -> dict:
+    """Losses and accuracies of the weights the model holds now, one point of a sweep.
+
+    A NaN or infinite loss is stored as NaN (drawn as a gap) with ``finite`` False."""
+    if recompute_bn:
+        recompute_bn_statistics(model, train, bn_batches)
+    tr, va = _safe_eval(model, train, loss_func), _safe_eval(model, valid, loss_func)
+    row = {"train_loss": tr["valid_loss"], "train_acc": tr["top1"],
+           "valid_loss": va["valid_loss"], "valid_acc": va["top1"]}
+    row["finite"] = bool(np.isfinite(row["train_loss"]) and np.isfinite(row["valid_loss"]))
+    for k in ("train_loss", "valid_loss"):
+        if not np.isfinite(row[k]):
+            row[k] = math.nan
+    return row
+
+
 def interpolate(model, state_a: dict, state_b: dict, alphas, loaders,
                 recompute_bn: bool = True, bn_batches: int | None = 20, loss_func=None,
                 progress: bool = True):
@@ -79,7 +95,7 @@ def interpolate(model, state_a: dict, state_b: dict, alphas, loaders,
     """
     import pandas as pd
 
-    train, valid = (loaders.train, loaders.valid) if hasattr(loaders, "train") else loaders
+    train, valid = _loaders(loaders)
     alphas = np.asarray(alphas, dtype=float)
     if alphas.ndim != 1 or not len(alphas) or not np.all(np.isfinite(alphas)):
         raise ValueError(f"alphas must be a non-empty 1-d list of finite numbers; got {alphas!r}")
@@ -91,17 +107,8 @@ def interpolate(model, state_a: dict, state_b: dict, alphas, loaders,
         steps = progress_bar(alphas, leave=False)
     for alpha in steps:
         model.load_state_dict(blend(state_a, state_b, float(alpha)))
-        if recompute_bn:
-            recompute_bn_statistics(model, train, bn_batches)
-        tr = _safe_eval(model, train, loss_func)
-        va = _safe_eval(model, valid, loss_func)
-        row = {"alpha": float(alpha), "train_loss": tr["valid_loss"], "train_acc": tr["top1"],
-               "valid_loss": va["valid_loss"], "valid_acc": va["top1"]}
-        row["finite"] = bool(np.isfinite(row["train_loss"]) and np.isfinite(row["valid_loss"]))
-        for k in ("train_loss", "valid_loss"):
-            if not np.isfinite(row[k]):
-                row[k] = math.nan  # inf and NaN alike: drawn as a gap
-        rows.append(row)
+        rows.append({"alpha": float(alpha),
+                     **_measure(model, train, valid, recompute_bn, bn_batches, loss_func)})
     model.load_state_dict(state_a)
     return pd.DataFrame(rows)
 
@@ -134,8 +141,9 @@ def loss_plane(model, states, loaders, steps: int = 5, margin: float = 0.3,
     ``states[2] - states[0]`` made orthogonal and then filter-normalised as in Li et al. (2018).
     Because filter normalisation rescales each filter, solutions 1 and 2 no longer lie exactly in
     the plane; they are marked at their projections onto it. Returns ``(grid, marks)``: a
-    DataFrame of ``u, v, train_loss, valid_loss, finite`` on a ``steps`` x ``steps`` grid wide
-    enough to hold the three marks (plus ``margin``), and a DataFrame of the marks' ``u, v``.
+    DataFrame of ``u, v`` and the columns of :func:`interpolate` on a ``steps`` x ``steps``
+    grid wide enough to hold the three marks (plus ``margin``), and a DataFrame of the marks'
+    ``u, v``.
     """
     import pandas as pd
 
@@ -161,7 +169,7 @@ def loss_plane(model, states, loaders, steps: int = 5, margin: float = 0.3,
     lo = marks.min() - margin * (marks.max() - marks.min()).max()
     hi = marks.max() + margin * (marks.max() - marks.min()).max()
     us, vs = np.linspace(lo.u, hi.u, steps), np.linspace(lo.v, hi.v, steps)
-    train, valid = (loaders.train, loaders.valid) if hasattr(loaders, "train") else loaders
+    train, valid = _loaders(loaders)
     points = [(u, v) for v in vs for u in us]
     if progress:
         from fastprogress.fastprogress import progress_bar
@@ -172,12 +180,8 @@ def loss_plane(model, states, loaders, steps: int = 5, margin: float = 0.3,
         state = {k: (o[k].float() + u * d1[k] + v * d2[k]).to(o[k].dtype) if k in d1
                  else o[k].clone() for k in o}
         model.load_state_dict(state)
-        recompute_bn_statistics(model, train, bn_batches)
-        tr, va = _safe_eval(model, train, loss_func), _safe_eval(model, valid, loss_func)
-        row = {"u": u, "v": v, "train_loss": tr["valid_loss"], "valid_loss": va["valid_loss"]}
-        row["finite"] = bool(np.isfinite(row["train_loss"]) and np.isfinite(row["valid_loss"]))
-        rows.append({k: (math.nan if k.endswith("loss") and not np.isfinite(x) else x)
-                     for k, x in row.items()})
+        rows.append({"u": u, "v": v,
+                     **_measure(model, train, valid, True, bn_batches, loss_func)})
     model.load_state_dict(o)
     return pd.DataFrame(rows), marks
 
