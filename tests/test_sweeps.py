@@ -23,6 +23,11 @@ def fake_train(lr, wd=0.0, seed=0):
     return {"valid_loss": [base + 1, base + 0.5, base], "top1": 1 / (1 + base)}
 
 
+def tiny_images():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8), rng.integers(0, 3, 48)
+
+
 def test_runs_every_config_and_seed(tmp_path):
     df = run_sweep(fake_train, {"lr": [1e-3, 1e-2], "wd": [0, 1e-4]}, tmp_path / "s" / "a.jsonl",
                    seeds=(0, 1), progress=False)
@@ -149,9 +154,7 @@ def test_history_from_utils_train_fit(tmp_path):
     from utils.data import TensorLoader
     from utils.train import fit
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8)
-    y = rng.integers(0, 3, 48)
+    x, y = tiny_images()
 
     def train(lr, seed):
         seed_everything(seed)
@@ -171,9 +174,7 @@ def test_fastai_learner_in_train_fn(tmp_path):
     from utils import resnet_cifar, seed_everything
     from utils.data import TensorLoader
 
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8)
-    y = rng.integers(0, 3, 48)
+    x, y = tiny_images()
 
     def train(lr, seed):
         seed_everything(seed)
