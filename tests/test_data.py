@@ -295,6 +295,25 @@ def test_shuffle_covers_every_image_once():
     assert sorted(seen.tolist()) == list(range(100)) and seen.tolist() != list(range(100))
 
 
+def test_short_epochs_continue_and_cover_everything():
+    x, _ = images(100)
+    y = np.arange(100)
+    dl = D.ShortEpochs(TensorLoader(x, y, bs=10, shuffle=True), batches=3)
+    assert len(dl) == 3 and dl.bs == 10 and dl.n == 100  # the loader's own attributes
+    epochs = [torch.cat([yb for _, yb in dl]).tolist() for _ in range(4)]
+    assert all(len(e) == 30 for e in epochs)
+    first_pass = sum(epochs, [])[:100]  # 10 batches make one full pass, across short epochs
+    assert sorted(first_pass) == list(range(100))
+    assert epochs[0] != epochs[1]  # the second short epoch continues, it does not restart
+
+
+@pytest.mark.parametrize("batches", [0, -1, 2.5, None])
+def test_short_epochs_bad_input(batches):
+    x, y = images(20)
+    with pytest.raises(ValueError, match="batches must be a positive integer"):
+        D.ShortEpochs(TensorLoader(x, y, bs=10), batches)
+
+
 def test_subset_option_is_balanced():
     x, _ = images(200)
     y = np.repeat(np.arange(10), 20)

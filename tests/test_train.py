@@ -10,7 +10,7 @@ import torch
 from utils import resnet_cifar, seed_everything
 from utils.data import TensorLoader
 from utils.schedules import cyclic_lr, one_cycle
-from utils.train import History, evaluate, fit
+from utils.train import History, batch_throughput, evaluate, fit
 
 matplotlib.use("Agg")
 
@@ -113,3 +113,29 @@ def test_bad_arguments(kwargs, match):
 def test_bad_dls():
     with pytest.raises(ValueError, match="DataLoaders or a"):
         fit(resnet_cifar(8, width=4), [1, 2, 3], 1, 0.1, progress=False)
+
+
+def test_batch_throughput_measures_every_size():
+    df = batch_throughput(lambda: resnet_cifar(8, width=4), [32, 8], steps=1)
+    assert list(df.index) == [8, 32] and df["fits"].all()
+    assert (df["images_per_s"] > 0).all()
+
+
+def test_batch_throughput_stops_at_the_first_size_that_does_not_fit(monkeypatch):
+    import utils.train as T
+
+    def fake(model, bs, *args):
+        if bs >= 64:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return float(bs)
+
+    monkeypatch.setattr(T, "_time_steps", fake)
+    df = batch_throughput(lambda: resnet_cifar(8, width=4), [16, 32, 64, 128], steps=1)
+    assert df["fits"].tolist() == [True, True, False, False]
+    assert df.loc[32, "images_per_s"] == 32 and np.isnan(df.loc[128, "images_per_s"])
+
+
+@pytest.mark.parametrize("sizes", [[], [0], [16, "32"]])
+def test_batch_throughput_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes must be positive integers"):
+        batch_throughput(lambda: resnet_cifar(8, width=4), sizes)

@@ -522,6 +522,41 @@ class TensorLoader:
         return fig
 
 
+class ShortEpochs:
+    """A loader whose "epoch" is a fixed number of batches; see chapter 4.
+
+    On a large data set a full epoch is too long for a tuning run. Counting ``batches`` batches
+    as an epoch keeps each run short while, unlike a small subset, every image can still be
+    seen: each short epoch continues where the previous one stopped, and a new pass over
+    ``loader`` (freshly shuffled) starts whenever the old one runs out.
+    """
+
+    def __init__(self, loader, batches: int):
+        if not isinstance(batches, int) or batches < 1:
+            raise ValueError(f"batches must be a positive integer; got {batches!r}")
+        if len(loader) == 0:
+            raise ValueError("the loader gives no batches; a short epoch needs at least one")
+        self.loader, self.batches = loader, batches
+        self._pass = None  # the iterator over the current full pass, kept between epochs
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __getattr__(self, name):
+        # everything else (bs, n, device, classes...) is the wrapped loader's
+        if name in ("loader", "batches", "_pass"):
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def __iter__(self):
+        for _ in range(self.batches):
+            batch = next(self._pass, None) if self._pass is not None else None
+            if batch is None:
+                self._pass = iter(self.loader)
+                batch = next(self._pass)
+            yield batch
+
+
 def images_per_second(dl, max_batches: int | None = None, warmup: int = 2) -> float:
     """Images per second a loader delivers (data only, no model), after ``warmup`` batches;
     chapter 0 compares the folder pipelines with :class:`TensorLoader` with it."""

@@ -127,6 +127,65 @@ def make_optimizer(model, opt: str, wd: float, lr: float = 0.1, mom: float = 0.9
     raise ValueError(f"opt must be one of {', '.join(map(repr, OPTIMIZERS))}; got {opt!r}")
 
 
+def batch_throughput(make_model, sizes, device=None, steps: int = 3, amp: bool | None = None,
+                     image_shape=(3, 32, 32), num_classes: int = 10):
+    """Training speed at each batch size in ``sizes``: images per second of forward, backward
+    and SGD step on random images, and whether the batch fits in memory; chapter 4.
+
+    ``make_model()`` builds a fresh model for each size. On a GPU a size that runs out of memory
+    is reported as not fitting (and the sizes after it are skipped); on the CPU everything fits
+    that the machine's RAM allows, so the question becomes where the speed stops growing.
+    """
+    import pandas as pd
+
+    if not sizes or any(not isinstance(b, int) or b < 1 for b in sizes):
+        raise ValueError(f"sizes must be positive integers, e.g. [64, 128, 256]; got {sizes!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    device = torch.device(device or "cpu")
+    cuda = device.type == "cuda"
+    autocast, scaler = autocast_for(device, cuda if amp is None else amp)
+    rows, full = [], False
+    for bs in sorted(sizes):
+        row = {"bs": bs, "fits": not full, "images_per_s": float("nan")}
+        if not full:
+            try:
+                row["images_per_s"] = _time_steps(make_model().to(device), bs, steps, device,
+                                                  autocast, scaler, image_shape, num_classes)
+            except torch.cuda.OutOfMemoryError:  # the batch does not fit: neither will larger ones
+                row["fits"], full = False, True
+                torch.cuda.empty_cache()
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("bs")
+
+
+def _time_steps(model, bs, steps, device, autocast, scaler, image_shape, num_classes) -> float:
+    opt = make_optimizer(model, "sgd", 5e-4, lr=0.01)
+    x = torch.randn(bs, *image_shape, device=device)
+    y = torch.randint(0, num_classes, (bs,), device=device)
+
+    def step():
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+
+    step()  # warm-up: allocations and kernel choice are not part of the speed
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return bs * steps / (time.perf_counter() - start)
+
+
 def _loaders(dls):
     if hasattr(dls, "train") and hasattr(dls, "valid"):
         return dls.train, dls.valid
