@@ -94,6 +94,29 @@ def test_unknown_grid_key_reported_before_running(tmp_path):
     assert calls == [] and not (tmp_path / "a.jsonl").exists()
 
 
+def test_list_of_configs_runs_exactly_those(tmp_path):
+    store = tmp_path / "a.jsonl"
+
+    def train(lr, bs, seed):
+        return {"score": lr * bs + seed}
+
+    configs = [{"lr": 0.1, "bs": 128}, {"lr": 0.2, "bs": 256}]
+    df = run_sweep(train, configs, store, seeds=(0, 1), progress=False)
+    assert sorted(zip(df.lr, df.bs, df.seed)) == [(0.1, 128, 0), (0.1, 128, 1), (0.2, 256, 0),
+                                                  (0.2, 256, 1)]
+    assert df.attrs["config"] == ["lr", "bs"] and df.score.tolist() == [12.8, 13.8, 51.2, 52.2]
+    # the same run asked for as a grid is found in the store, not run again
+    again = run_sweep(lambda lr, bs, seed: 1 / 0, {"lr": [0.2], "bs": [256]}, store,
+                      progress=False)
+    assert (again.status == "ok").all() and len(again) == 1
+
+
+@pytest.mark.parametrize("grid", [[], [{}], [{"lr": 0.1}, 3], "lr", None])
+def test_bad_grid_names_both_forms(tmp_path, grid):
+    with pytest.raises(ValueError, match="dict mapping parameter names.*list of config dicts"):
+        run_sweep(lambda lr, seed: {}, grid, tmp_path / "a.jsonl")
+
+
 def test_ctrl_c_keeps_finished_runs(tmp_path):
     store = tmp_path / "a.jsonl"
 

@@ -26,19 +26,31 @@ from .runcard import device_name, versions
 _FIXED = ("seed", "status", "wall_s", "error", "curves")
 
 
-def _check_grid(train_fn, grid: dict, seeds) -> None:
-    if not isinstance(grid, dict) or not grid:
-        raise ValueError("grid must be a non-empty dict mapping parameter names to lists of "
-                         "values, e.g. {'wd': [1e-4, 1e-3]}")
-    for k, v in grid.items():
-        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") or len(list(v)) == 0:
-            raise ValueError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
+_GRID_HELP = ("grid must be a non-empty dict mapping parameter names to lists of values, e.g. "
+              "{'wd': [1e-4, 1e-3]} (every combination), or a non-empty list of config dicts, "
+              "e.g. [{'lr': 0.1, 'bs': 128}, {'lr': 0.2, 'bs': 256}] (exactly those)")
+
+
+def _configs(grid) -> list[dict]:
+    """The configs a grid stands for: every combination of a dict of lists, or the list itself."""
+    if isinstance(grid, dict) and grid:
+        for k, v in grid.items():
+            if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__") or len(list(v)) == 0:
+                raise ValueError(f"grid[{k!r}] must be a non-empty list of values; got {v!r}")
+        return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if isinstance(grid, (list, tuple)) and grid and all(isinstance(c, dict) and c for c in grid):
+        return [dict(c) for c in grid]
+    raise ValueError(f"{_GRID_HELP}; got {grid!r}")
+
+
+def _check_grid(train_fn, configs: list[dict], seeds) -> None:
     if not seeds:
         raise ValueError("seeds must hold at least one seed, e.g. (0,)")
     params = inspect.signature(train_fn).parameters
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return
-    unknown = [k for k in [*grid, "seed"] if k not in params]
+    names = list(dict.fromkeys(k for c in configs for k in c))
+    unknown = [k for k in [*names, "seed"] if k not in params]
     if unknown:
         raise ValueError(f"{getattr(train_fn, '__name__', 'train_fn')} does not accept "
                          f"{', '.join(map(repr, unknown))}; its parameters are: "
@@ -106,6 +118,10 @@ def run_sweep(train_fn, grid: dict, store, seeds=(0,), stop_on_error: bool = Fal
     """Run ``train_fn(**config, seed=s)`` for every config of ``grid`` and every seed;
     chapter 4. Returns a DataFrame with one row per run in the store.
 
+    ``grid`` is a dict of lists, meaning every combination (``{"wd": [0, 1e-4], "bs": [64,
+    128]}`` is four runs), or a list of config dicts, meaning exactly those (for settings that
+    move together, such as a batch size and its scaled learning rate).
+
     ``train_fn`` returns a dict of metrics (numbers, or lists with one value per epoch) or a
     :class:`utils.train.History`. Each finished run is appended to ``store`` (JSON lines) with
     its config, seed, metrics, wall time, device and library versions. Runs already in the
@@ -113,10 +129,10 @@ def run_sweep(train_fn, grid: dict, store, seeds=(0,), stop_on_error: bool = Fal
     raises is recorded as failed and the sweep goes on, unless ``stop_on_error``. Several
     sweeps may share one store; the DataFrame holds the runs of this grid and these seeds.
     """
-    _check_grid(train_fn, grid, seeds)
+    configs = _configs(grid)
+    _check_grid(train_fn, configs, seeds)
     store = Path(store)
-    keys = list(grid)
-    configs = [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+    keys = list(dict.fromkeys(k for c in configs for k in c))
     todo_all = [(c, s) for c in configs for s in seeds]
     done = {}
     for r in read_store(store):
