@@ -106,3 +106,47 @@ def test_chapter3_checkers():
     check_distance(4, 3.0)
     with pytest.raises(NotYet, match="w_b - w_a"):
         check_distance(4, 4.0)
+
+
+def test_chapter4_checkers(capsys):
+    import math
+
+    import pandas as pd
+
+    from utils.exercises import check_best_setting, check_same_choice, check_scale_lr
+
+    def scale(lr, bs, new_bs, rule="linear"):
+        if rule not in ("linear", "sqrt"):
+            raise ValueError("rule must be 'linear' or 'sqrt'")
+        r = new_bs / bs
+        return lr * (r if rule == "linear" else math.sqrt(r))
+
+    check_scale_lr(scale)
+    with pytest.raises(NotYet, match="square root"):
+        check_scale_lr(lambda lr, bs, new_bs, rule="linear": lr * new_bs / bs)
+
+    def best_setting(runs, key):
+        ok = runs.groupby(key)["valid_loss"].agg(["mean", "std", lambda v: v.isna().any()])
+        ok = ok[~ok.iloc[:, 2]].sort_values("mean")
+        if len(ok) == 1:
+            return ok.index[0], True
+        return ok.index[0], ok["mean"].iloc[1] - ok["mean"].iloc[0] > ok["std"].iloc[:2].sum()
+
+    check_best_setting(best_setting)
+    with pytest.raises(NotYet, match="not clear"):
+        check_best_setting(lambda runs, key: (best_setting(runs, key)[0], True))
+    with pytest.raises(NotYet, match="diverged"):
+        check_best_setting(lambda runs, key: best_setting(runs.fillna(0.0), key))
+
+    def runs(table):
+        return pd.DataFrame([{"wd": k, "seed": 0, "status": "ok", "valid_loss": v}
+                             for k, v in table.items()])
+
+    two, one = runs({1e-4: 1.0, 1e-3: 1.2}), runs({1e-4: 1.3, 1e-3: 1.1})
+    check_same_choice(two, two, True)
+    check_same_choice(two, one, False)
+    with pytest.raises(NotYet, match="one epoch wd=0.001"):
+        check_same_choice(two, one, True)
+    with pytest.raises(NotYet, match="True or False"):
+        check_same_choice(two, one, "no")
+    assert capsys.readouterr().out.count("Correct.") == 4

@@ -232,3 +232,19 @@ def test_summarize_and_plot(tmp_path):
     assert len(fig.axes[0].containers) == 3
     with pytest.raises(ValueError, match="neither 'epoch' nor a column"):
         plot_sweep(df, x="momentum", y="valid_loss")
+
+
+def test_best_excludes_diverged_and_failed_settings():
+    import pandas as pd
+
+    from utils.sweeps import best
+
+    df = pd.DataFrame({"wd": [0.0, 0.0, 1e-4, 1e-4, 1e-3, 1e-3],
+                       "seed": [0, 1] * 3,
+                       "status": ["ok", "ok", "ok", "ok", "ok", "failed"],
+                       "valid_loss": [1.0, float("nan"), 1.2, 1.3, 0.5, 0.4]})
+    assert best(df, "wd") == 1e-4  # 0.0 diverged once, 1e-3 failed once
+    with pytest.raises(ValueError, match="no column 'lr'"):
+        best(df, "lr")
+    with pytest.raises(ValueError, match="nothing to choose"):
+        best(df[df.wd != 1e-4], "wd")

@@ -187,3 +187,67 @@ def check_distance(alpha: float, answer) -> None:
     _expect(answer is not None, "set `distance` to a number")
     _expect(abs(answer - abs(alpha - 1)) < 1e-9, "write w(alpha) - w_b in terms of w_b - w_a")
     _ok(f"alpha = {alpha} lies {abs(alpha - 1):g} solution-distances from b.")
+
+
+def check_scale_lr(fn) -> None:
+    """Chapter 4, exercise 1: scaling the learning rate with the batch size."""
+    try:
+        got = [fn(0.1, 128, 512), fn(0.1, 128, 512, rule="sqrt"), fn(0.4, 256, 64)]
+    except NotImplementedError:
+        raise NotYet("write the function body first") from None
+    _expect(np.isclose(got[0], 0.4), "linear rule: the LR grows by the same factor as the "
+                                     "batch size (128 -> 512 is 4x)")
+    _expect(np.isclose(got[1], 0.2), "square-root rule: the LR grows by the square root of the "
+                                     "factor (4x the batch, 2x the LR)")
+    _expect(np.isclose(got[2], 0.1), "a smaller batch scales the LR down the same way")
+    try:
+        fn(0.1, 128, 256, rule="cubic")
+    except ValueError as e:
+        _expect("linear" in str(e) and "sqrt" in str(e), "the error for an unknown rule "
+                "should name the accepted ones, 'linear' and 'sqrt'")
+    else:
+        raise NotYet("an unknown rule (e.g. 'cubic') should raise ValueError naming the "
+                     "accepted rules")
+    _ok("linear and square-root scaling, and a clear error for anything else.")
+
+
+def _runs(key, table):
+    """A small sweep frame: ``table`` maps a setting to its per-seed validation losses."""
+    import pandas as pd
+
+    rows = [{key: k, "seed": i, "status": "ok", "valid_loss": v}
+            for k, losses in table.items() for i, v in enumerate(losses)]
+    return pd.DataFrame(rows)
+
+
+def check_best_setting(fn) -> None:
+    """Chapter 4, exercise 2: pick the best setting of a sweep and say if it clearly wins."""
+    cases = [
+        ({0.0: [1.50, 1.52], 1e-4: [1.30, 1.31], 1e-3: [1.40, 1.42]}, (1e-4, True),
+         "lowest mean validation loss over seeds"),
+        ({0.0: [1.35, 1.25], 1e-4: [1.30, 1.28], 1e-3: [1.60, 1.62]}, (1e-4, False),
+         "the runner-up (0.0, mean 1.30) is closer than the two standard deviations added "
+         "together, so the win is not clear"),
+        ({1e-5: [1.10, float("nan")], 1e-4: [1.30, 1.31]}, (1e-4, True),
+         "a setting with a diverged run (NaN) cannot be the best; with a single candidate "
+         "left the choice is clear"),
+    ]
+    for table, want, hint in cases:
+        try:
+            got = fn(_runs("wd", table), "wd")
+        except NotImplementedError:
+            raise NotYet("write the function body first") from None
+        _expect(isinstance(got, tuple) and len(got) == 2, "return a pair (best value, clear)")
+        _expect(np.isclose(got[0], want[0]) and bool(got[1]) == want[1],
+                f"for losses {table} expected {want}, got {got}: {hint}")
+    _ok("best by mean validation loss, diverged settings excluded, noise taken into account.")
+
+
+def check_same_choice(two_epochs, one_epoch, answer) -> None:
+    """Chapter 4, exercise 3: does a one-epoch grid choose the same weight decay?"""
+    from .sweeps import best
+
+    _expect(isinstance(answer, bool), "answer True or False")
+    a, b = best(two_epochs, "wd"), best(one_epoch, "wd")
+    _expect(answer == (a == b), f"look again: two epochs choose wd={a:g}, one epoch wd={b:g}")
+    _ok(f"two epochs choose wd={a:g}, one epoch wd={b:g}.")

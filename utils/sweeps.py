@@ -221,6 +221,23 @@ def summarize(df, by=None, metrics=None):
     return out
 
 
+def best(df, by: str, metric: str = "valid_loss"):
+    """The value of ``by`` whose runs have the lowest mean ``metric`` over seeds; chapter 4.
+
+    A setting with a failed or diverged run (metric missing or not finite) cannot win: a
+    hyper-parameter that sometimes blows up is not a safe choice, whatever its average.
+    """
+    if by not in df or metric not in df:
+        raise ValueError(f"the sweep has no column {by if by not in df else metric!r}; its "
+                         f"columns are: {', '.join(map(str, df.columns))}")
+    value = df[metric].astype(float).where(df["status"] == "ok")
+    safe = value.groupby(df[by]).agg(lambda v: v.mean() if np.isfinite(v).all() else np.nan)
+    if safe.isna().all():
+        raise ValueError(f"every setting of {by!r} has a failed or diverged run; nothing to "
+                         "choose")
+    return safe.idxmin()
+
+
 def plot_sweep(df, x: str, y: str, hue: str | None = None, ax=None):
     """Plot a sweep; chapter 4.
 
