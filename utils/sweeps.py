@@ -270,6 +270,10 @@ def plot_sweep(df, x: str, y: str, hue: str | None = None, ax=None):
             positive = xs[xs > 0]
             if len(positive) and positive.max() / positive.min() > 10 and (xs > 0).all():
                 ax.set_xscale("log")
+    if x == "epoch":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if hue:
