@@ -154,7 +154,8 @@ def batch_throughput(make_model, sizes, device=None, steps: int = 3, amp: bool |
                                                   autocast, scaler, image_shape, num_classes)
             except torch.cuda.OutOfMemoryError:  # the batch does not fit: neither will larger ones
                 row["fits"], full = False, True
-                torch.cuda.empty_cache()
+            if full and cuda:
+                torch.cuda.empty_cache()  # after `except`: the failed step's tensors are freed
         rows.append(row)
     return pd.DataFrame(rows).set_index("bs")
 
