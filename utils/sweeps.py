@@ -43,14 +43,13 @@ def _configs(grid) -> list[dict]:
     raise ValueError(f"{_GRID_HELP}; got {grid!r}")
 
 
-def _check_grid(train_fn, configs: list[dict], seeds) -> None:
+def _check_grid(train_fn, keys: list[str], seeds) -> None:
     if not seeds:
         raise ValueError("seeds must hold at least one seed, e.g. (0,)")
     params = inspect.signature(train_fn).parameters
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return
-    names = list(dict.fromkeys(k for c in configs for k in c))
-    unknown = [k for k in [*names, "seed"] if k not in params]
+    unknown = [k for k in [*keys, "seed"] if k not in params]
     if unknown:
         raise ValueError(f"{getattr(train_fn, '__name__', 'train_fn')} does not accept "
                          f"{', '.join(map(repr, unknown))}; its parameters are: "
@@ -130,9 +129,9 @@ def run_sweep(train_fn, grid: dict, store, seeds=(0,), stop_on_error: bool = Fal
     sweeps may share one store; the DataFrame holds the runs of this grid and these seeds.
     """
     configs = _configs(grid)
-    _check_grid(train_fn, configs, seeds)
+    keys = list(dict.fromkeys(k for c in configs for k in c))  # every name, in first-seen order
+    _check_grid(train_fn, keys, seeds)
     store = Path(store)
-    keys = list(dict.fromkeys(k for c in configs for k in c))
     todo_all = [(c, s) for c in configs for s in seeds]
     done = {}
     for r in read_store(store):

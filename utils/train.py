@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -117,6 +118,22 @@ def evaluate(model, loader, loss_func=None, autocast=contextlib.nullcontext) -> 
     return {"valid_loss": total.item() / n, "top1": top1.item() / n, "top5": top5.item() / n}
 
 
+def train_step(model, optimizer, xb, yb, loss_func, autocast, scaler):
+    """One optimiser step on one batch, under ``autocast`` and with the fp16 ``scaler`` when
+    there is one (see :func:`autocast_for`); returns the loss tensor, not synced."""
+    with autocast():
+        loss = loss_func(model(xb), yb)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return loss
+
+
 def make_optimizer(model, opt: str, wd: float, lr: float = 0.1, mom: float = 0.9):
     """SGD with momentum (the papers') or AdamW (fastai's default); ``wd`` is the weight decay
     (an L2 term for SGD, as in Smith's experiments; decoupled for AdamW)."""
@@ -164,18 +181,8 @@ def _time_steps(model, bs, steps, device, autocast, scaler, image_shape, num_cla
     opt = make_optimizer(model, "sgd", 5e-4, lr=0.01)
     x = torch.randn(bs, *image_shape, device=device)
     y = torch.randint(0, num_classes, (bs,), device=device)
-
-    def step():
-        with autocast():
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        (scaler.scale(loss) if scaler else loss).backward()
-        if scaler:
-            scaler.step(opt)
-            scaler.update()
-        else:
-            opt.step()
-
+    step = partial(train_step, model, opt, x, y, torch.nn.functional.cross_entropy, autocast,
+                   scaler)
     step()  # warm-up: allocations and kernel choice are not part of the speed
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -239,16 +246,7 @@ def fit(model, dls, epochs: int, lr_sched, mom_sched=None, opt: str = "sgd", wd:
             losses = []  # kept on the device: one sync per epoch, not per iteration
             for xb, yb in bars["batches"](train):
                 xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-                with autocast():
-                    loss = loss_func(model(xb), yb)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
+                loss = train_step(model, optimizer, xb, yb, loss_func, autocast, scaler)
                 losses.append(loss.detach().float())
                 hist.lr.append(sched.last_lr)
                 hist.mom.append(sched.last_mom)
